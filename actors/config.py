@@ -1,0 +1,68 @@
+"""Settings owned by the actors: shutdown budgets, the usage accountant and scheduled jobs."""
+
+from __future__ import annotations
+
+import attrs
+from attrs.validators import ge, le
+
+
+@attrs.frozen(kw_only=True)
+class ShutdownConfig:
+    """Budgets of the graceful drain, each in seconds (see docs/operations.md)."""
+
+    timeout_seconds: float = attrs.field(default=30, validator=[ge(0), le(3600)])
+    readiness_delay_seconds: float = attrs.field(default=0, validator=[ge(0), le(600)])
+    streaming_timeout_seconds: float = attrs.field(default=30, validator=[ge(0), le(3600)])
+    token_tracking_timeout_seconds: float = attrs.field(default=30, validator=[ge(0), le(600)])
+    background_task_timeout_seconds: float = attrs.field(default=5, validator=[ge(0), le(600)])
+
+
+@attrs.frozen(kw_only=True)
+class UsageConfig:
+    """How the usage accountant batches, buffers and journals usage rows."""
+
+    batch_size: int = attrs.field(default=500, validator=[ge(1), le(100_000)])
+    flush_interval_seconds: float = attrs.field(default=0.5, validator=[ge(0.01), le(60)])
+    queue_size: int = attrs.field(default=10_000, validator=[ge(1), le(10_000_000)])
+    journal_path: str = "./data/usage-journal.jsonl"
+    max_journal_bytes: int = attrs.field(default=1 << 30, validator=[ge(4096)])
+    retry_max_seconds: float = attrs.field(default=30, validator=[ge(0.05), le(3600)])
+
+
+@attrs.frozen(kw_only=True)
+class SummariesJobConfig:
+    """When usage summaries are rolled up, and for which periods."""
+
+    schedule: str = "0 * * * *"
+    periods: list[str] = attrs.field(factory=lambda: ["hourly", "daily", "weekly", "monthly"])
+
+
+@attrs.frozen(kw_only=True)
+class RetentionDays:
+    """How long each summary period is kept, in days."""
+
+    hourly: int = attrs.field(default=7, validator=ge(1))
+    daily: int = attrs.field(default=90, validator=ge(1))
+    weekly: int = attrs.field(default=365, validator=ge(1))
+    monthly: int = attrs.field(default=1095, validator=ge(1))
+
+
+@attrs.frozen(kw_only=True)
+class CleanupJobConfig:
+    """Retention of raw usage rows, summaries, dead keys, tokens and audit logs."""
+
+    schedule: str = "30 3 * * *"
+    raw_records_days: int = attrs.field(default=30, validator=ge(1))
+    summaries_retention_days: RetentionDays = attrs.field(factory=RetentionDays)
+    revoked_grace_days: int = attrs.field(default=30, validator=ge(0))
+    audit_log_days: int = attrs.field(default=365, validator=ge(1))
+    batch_size: int = attrs.field(default=5000, validator=[ge(1), le(1_000_000)])
+
+
+@attrs.frozen(kw_only=True)
+class JobsConfig:
+    """The in-process scheduler; disable it when an external cron runs `bedrock-proxy job`."""
+
+    enabled: bool = True
+    usage_summaries: SummariesJobConfig = attrs.field(factory=SummariesJobConfig)
+    usage_cleanup: CleanupJobConfig = attrs.field(factory=CleanupJobConfig)
