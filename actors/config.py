@@ -5,16 +5,19 @@ from __future__ import annotations
 import attrs
 from attrs.validators import ge, le
 
+_SECONDS_600 = [ge(0.0), le(600.0)]
+_SECONDS_3600 = [ge(0.0), le(3600.0)]
+
 
 @attrs.frozen(kw_only=True)
 class ShutdownConfig:
     """Budgets of the graceful drain, each in seconds (see docs/operations.md)."""
 
-    timeout_seconds: float = attrs.field(default=30, validator=[ge(0), le(3600)])
-    readiness_delay_seconds: float = attrs.field(default=0, validator=[ge(0), le(600)])
-    streaming_timeout_seconds: float = attrs.field(default=30, validator=[ge(0), le(3600)])
-    token_tracking_timeout_seconds: float = attrs.field(default=30, validator=[ge(0), le(600)])
-    background_task_timeout_seconds: float = attrs.field(default=5, validator=[ge(0), le(600)])
+    timeout_seconds: float = attrs.field(default=30.0, validator=_SECONDS_3600)
+    readiness_delay_seconds: float = attrs.field(default=0.0, validator=_SECONDS_600)
+    streaming_timeout_seconds: float = attrs.field(default=30.0, validator=_SECONDS_3600)
+    token_tracking_timeout_seconds: float = attrs.field(default=30.0, validator=_SECONDS_600)
+    background_task_timeout_seconds: float = attrs.field(default=5.0, validator=_SECONDS_600)
 
 
 @attrs.frozen(kw_only=True)
@@ -22,11 +25,11 @@ class UsageConfig:
     """How the usage accountant batches, buffers and journals usage rows."""
 
     batch_size: int = attrs.field(default=500, validator=[ge(1), le(100_000)])
-    flush_interval_seconds: float = attrs.field(default=0.5, validator=[ge(0.01), le(60)])
+    flush_interval_seconds: float = attrs.field(default=0.5, validator=[ge(0.01), le(60.0)])
     queue_size: int = attrs.field(default=10_000, validator=[ge(1), le(10_000_000)])
     journal_path: str = "./data/usage-journal.jsonl"
     max_journal_bytes: int = attrs.field(default=1 << 30, validator=[ge(4096)])
-    retry_max_seconds: float = attrs.field(default=30, validator=[ge(0.05), le(3600)])
+    retry_max_seconds: float = attrs.field(default=30.0, validator=[ge(0.05), le(3600.0)])
 
 
 @attrs.frozen(kw_only=True)

@@ -250,7 +250,11 @@ def _converter() -> cattrs.Converter:
             raise ValueError(f"expected one of {choices}, got {value!r}")
         return value
 
-    conv.register_structure_hook_func(lambda t: typing.get_origin(t) is Literal, literal_hook)
+    def is_literal(tp: Any) -> bool:
+        origin: object = typing.get_origin(tp)
+        return origin is Literal
+
+    conv.register_structure_hook_func(is_literal, literal_hook)
     return conv
 
 

@@ -24,9 +24,9 @@ class AwsConfig:
     endpoint_url: str | None = None
     control_endpoint_url: str | None = None
     region_prefix_mappings: dict[str, str] = attrs.field(factory=dict)
-    connect_timeout_seconds: float = attrs.field(default=10, validator=[ge(0.1), le(600)])
-    read_timeout_seconds: float = attrs.field(default=300, validator=[ge(1), le(3600)])
-    pool_timeout_seconds: float = attrs.field(default=10, validator=[ge(0.1), le(600)])
+    connect_timeout_seconds: float = attrs.field(default=10.0, validator=[ge(0.1), le(600.0)])
+    read_timeout_seconds: float = attrs.field(default=300.0, validator=[ge(1.0), le(3600.0)])
+    pool_timeout_seconds: float = attrs.field(default=10.0, validator=[ge(0.1), le(600.0)])
     max_connections: int = attrs.field(default=1000, validator=[ge(1), le(100_000)])
 
 
@@ -44,7 +44,7 @@ class JwtConfig:
 class StreamingConfig:
     """Long-lived responses: keep-alive pings and the billing budget after a client leaves."""
 
-    ping_interval_seconds: float = attrs.field(default=15, validator=[ge(0.05), le(3600)])
-    client_gone_max_seconds: float = attrs.field(default=60, validator=[ge(0), le(3600)])
+    ping_interval_seconds: float = attrs.field(default=15.0, validator=[ge(0.05), le(3600.0)])
+    client_gone_max_seconds: float = attrs.field(default=60.0, validator=[ge(0.0), le(3600.0)])
     client_gone_max_bytes: int = attrs.field(default=16 << 20, validator=[ge(0)])
     max_request_bytes: int = attrs.field(default=10 << 20, validator=[ge(1024), le(1 << 30)])
