@@ -54,27 +54,44 @@ async def supervise(
     stats = stats or SupervisorStatistics(name)
     crashes: deque[float] = deque()
     delay = policy.initial_backoff
-    started = False
+    status = _StartRecorder(task_status)
     while True:
         try:
-            async with trio.open_nursery() as nursery:
-                value = await nursery.start(run)
-                if not started:
-                    started = True
-                    task_status.started(value)
+            # the first run starts in our task so its started() value reaches our parent;
+            # restarts have nobody waiting for a start
+            await run(task_status=status if not status.seen else trio.TASK_STATUS_IGNORED)
             return
         except Exception as exc:
-            if not started:
+            if not status.seen:
                 raise
             now = trio.current_time()
             crashes.append(now)
             while crashes and crashes[0] < now - policy.window:
                 crashes.popleft()
+            cause = _unwrap(exc)
             stats.restarts += 1
-            stats.last_error = f"{type(exc).__name__}: {exc}"[:300]
+            stats.last_error = f"{type(cause).__name__}: {cause}"[:300]
             if len(crashes) > policy.max_restarts:
                 log.critical("actor %s keeps crashing; giving up", name, exc_info=exc)
                 raise ActorFailed(f"actor {name} crashed {len(crashes)} times") from exc
             log.error("actor %s crashed; restarting in %.1fs", name, delay, exc_info=exc)
             await trio.sleep(delay)
             delay = min(delay * 2, policy.max_backoff)
+
+
+class _StartRecorder:
+    """Passes `started()` through once and remembers that it happened."""
+
+    def __init__(self, inner: trio.TaskStatus[Any]) -> None:
+        self.inner = inner
+        self.seen = False
+
+    def started(self, value: Any = None) -> None:
+        self.seen = True
+        self.inner.started(value)
+
+
+def _unwrap(exc: BaseException) -> BaseException:
+    while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
+        exc = exc.exceptions[0]
+    return exc

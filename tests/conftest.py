@@ -1,11 +1,15 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+import trio
 
+from storage import migrate
+from storage.config import DatabaseConfig
+from storage.database import Database, open_database
 from tests.servers import PostgresServer, RedisServer, run_postgres, run_redis
 
 # --- real servers ---
@@ -55,3 +59,22 @@ def database_url(request: pytest.FixtureRequest) -> str:
     """The same test against SQLite and PostgreSQL (ids: sqlite, postgresql)."""
     fixture = "sqlite_url" if request.param == "sqlite" else "postgres_url"
     return str(request.getfixturevalue(fixture))
+
+
+# --- storage ---
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[Database]:
+    """A migrated database (SQLite and PostgreSQL), closed after the test."""
+    async with open_database(DatabaseConfig(url=database_url)) as database:
+        await trio.to_thread.run_sync(migrate.upgrade, database.engine)
+        yield database
+
+
+@pytest.fixture
+async def sqlite_db(sqlite_url: str) -> AsyncIterator[Database]:
+    """A migrated SQLite database only (for tests that need file-level tricks)."""
+    async with open_database(DatabaseConfig(url=sqlite_url)) as database:
+        await trio.to_thread.run_sync(migrate.upgrade, database.engine)
+        yield database

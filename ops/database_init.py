@@ -1,0 +1,63 @@
+"""`bedrock-proxy init`: migrate to head and seed default prices, safe from several pods at once."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+
+import attrs
+from sqlalchemy.engine import Connection, Engine
+
+from proxy.pricing import CostRow, load_default_costs
+from storage import migrate
+from storage.repos.costs import upsert_costs
+
+log = logging.getLogger("bedrock.init")
+
+
+@attrs.define
+class InitReport:
+    """What `init` did."""
+
+    revision: str | None = None
+    costs_added: int = 0
+    costs_updated: int = 0
+    costs_skipped: bool = False
+
+
+def cost_values(row: CostRow) -> dict[str, object]:
+    """A pricing-table row as column values."""
+    return {
+        "region": row.region,
+        "model_id": row.model_id,
+        "model_name": row.model_name,
+        "provider": row.provider,
+        "input_price": row.prices.input,
+        "output_price": row.prices.output,
+        "cache_write_5m_price": row.prices.cache_write_5m,
+        "cache_write_1h_price": row.prices.cache_write_1h,
+        "cache_read_price": row.prices.cache_read,
+    }
+
+
+def initialise(engine: Engine, skip_costs: bool, force_seed: bool) -> InitReport:
+    """Upgrade the schema and, in the same locked transaction, add missing default prices
+    (or, with `force_seed`, reset every default price). Prices an admin added stay."""
+    report = InitReport(costs_skipped=skip_costs)
+
+    def seed(conn: Connection) -> None:
+        if skip_costs:
+            return
+        rows = [cost_values(r) for r in load_default_costs()]
+        added, updated = upsert_costs(conn, rows, overwrite=force_seed, now=datetime.now(UTC))
+        report.costs_added, report.costs_updated = added, updated
+
+    migrate.upgrade(engine, also=seed)
+    report.revision = migrate.status(engine).current
+    log.info(
+        "database at revision %s; prices added=%d updated=%d",
+        report.revision,
+        report.costs_added,
+        report.costs_updated,
+    )
+    return report

@@ -1,0 +1,1 @@
+"""Repositories: plain sync functions over a SQLAlchemy `Connection`, one module per concept."""

@@ -1,0 +1,121 @@
+"""Liveness (`/health`) and readiness (`/health/ready`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+import trio
+from quart import Blueprint, request
+from quart_trio import QuartTrio
+
+from web.http import json_error, json_response
+from web.services import Services
+
+HEALTHY, DEGRADED, UNHEALTHY = "healthy", "degraded", "unhealthy"
+_RANK = {HEALTHY: 0, DEGRADED: 1, UNHEALTHY: 2}
+CHECKS = ("database", "cache", "usage", "streams", "bedrock")
+DEFAULT_CHECKS = ("database", "cache", "usage", "streams")
+PROBE_TIMEOUT = 2.0
+
+
+def _worst(statuses: list[str]) -> str:
+    return max(statuses, key=_RANK.__getitem__, default=HEALTHY)
+
+
+async def _database(services: Services, explicit: bool) -> dict[str, Any]:
+    try:
+        with trio.fail_after(PROBE_TIMEOUT):
+            await services.db.ping()
+    except Exception as exc:
+        # usage is journaled and cached keys still work, so a liveness probe must not restart
+        # every pod while the database is down: degraded, unless the caller asked for it
+        status = UNHEALTHY if explicit else DEGRADED
+        return {"status": status, "dialect": services.db.dialect, "error": _short(exc)}
+    return {"status": HEALTHY, "dialect": services.db.dialect}
+
+
+async def _cache(services: Services, _: bool) -> dict[str, Any]:
+    stats = services.cache.statistics()
+    body: dict[str, Any] = {"backend": stats.backend, "hits": stats.hits, "misses": stats.misses}
+    try:
+        with trio.fail_after(PROBE_TIMEOUT):
+            await services.cache.ping()
+    except (Exception, trio.TooSlowError) as exc:
+        return {**body, "status": DEGRADED, "error": _short(exc)}
+    status = DEGRADED if stats.degraded else HEALTHY
+    return {**body, "status": status, "last_error": stats.last_error}
+
+
+async def _usage(services: Services, _: bool) -> dict[str, Any]:
+    stats = services.usage.statistics()
+    if stats.backpressure:
+        status = UNHEALTHY
+    elif stats.journal_bytes or not stats.database_available:
+        status = DEGRADED
+    else:
+        status = HEALTHY
+    return {"status": status, **attrs.asdict(stats)}
+
+
+async def _streams(services: Services, _: bool) -> dict[str, Any]:
+    return {"status": HEALTHY, **attrs.asdict(services.tracker.statistics())}
+
+
+async def _bedrock(services: Services, _: bool) -> dict[str, Any]:
+    return {"status": HEALTHY, "note": "no upstream configured yet"}
+
+
+_PROBES = {
+    "database": _database,
+    "cache": _cache,
+    "usage": _usage,
+    "streams": _streams,
+    "bedrock": _bedrock,
+}
+
+
+def _short(exc: BaseException) -> str:
+    return (f"{type(exc).__name__}: {exc}")[:200]
+
+
+def register(app: QuartTrio, services: Services) -> None:
+    """Add the health routes to `app`."""
+    bp = Blueprint("health", __name__)
+
+    @bp.get("/health")
+    async def health() -> Any:
+        asked = request.args.get("check")
+        if asked is None:
+            names: tuple[str, ...] = DEFAULT_CHECKS
+        elif asked == "all":
+            names = CHECKS
+        elif asked in CHECKS:
+            names = (asked,)
+        else:
+            choices = "|".join((*CHECKS, "all"))
+            return json_error(400, f"unknown check {asked!r}; use one of {choices}")
+        results: dict[str, dict[str, Any]] = {}
+
+        async def probe(name: str) -> None:
+            results[name] = await _PROBES[name](services, asked is not None)
+
+        async with trio.open_nursery() as nursery:
+            for name in names:
+                nursery.start_soon(probe, name)
+        status = _worst([r["status"] for r in results.values()])
+        body = {
+            "status": status,
+            "version": services.version,
+            "draining": services.is_draining(),
+            "checks": {name: results[name] for name in names},
+        }
+        return json_response(body, 503 if status == UNHEALTHY else 200)
+
+    @bp.get("/health/ready")
+    async def ready() -> Any:
+        if services.is_draining():
+            return json_response({"status": "draining", "ready": False}, 503)
+        return json_response({"status": "ready", "ready": True}, 200)
+
+    app.register_blueprint(bp)
