@@ -59,6 +59,16 @@ def no_prices(_: UsageEvent) -> PriceQuote:
     return PriceQuote()
 
 
+@attrs.frozen(eq=False)
+class _Flush:
+    """Ask the actor to persist everything received so far; `done` is set when it has."""
+
+    done: trio.Event
+
+
+Message = UsageEvent | _Flush
+
+
 @attrs.frozen
 class AccountantStatistics:
     """What the accountant has done and holds; on /health and Prometheus."""
@@ -84,8 +94,9 @@ class UsageAccountant:
     db: Database
     config: UsageConfig
     pricer: Pricer = no_prices
-    _send: trio.MemorySendChannel[UsageEvent] = attrs.field(init=False)
-    _receive: trio.MemoryReceiveChannel[UsageEvent] = attrs.field(init=False)
+    _send: trio.MemorySendChannel[Message] = attrs.field(init=False)
+    _receive: trio.MemoryReceiveChannel[Message] = attrs.field(init=False)
+    _flush_waiters: list[trio.Event] = attrs.field(factory=list)
     _journal: Journal = attrs.field(init=False)
     _holding: list[Row] = attrs.field(factory=list)
     _finished: trio.Event = attrs.field(factory=trio.Event)
@@ -103,7 +114,7 @@ class UsageAccountant:
     _last_error: str | None = None
 
     def __attrs_post_init__(self) -> None:
-        self._send, self._receive = trio.open_memory_channel[UsageEvent](self.config.queue_size)
+        self._send, self._receive = trio.open_memory_channel[Message](self.config.queue_size)
         self._journal = Journal.open(Path(self.config.journal_path), self.config.max_journal_bytes)
         if self._journal.pending:
             log.warning(
@@ -116,6 +127,12 @@ class UsageAccountant:
     async def record(self, event: UsageEvent) -> None:
         """Queue one event; waits only when both memory and journal are full (backpressure)."""
         await self._send.send(event)
+
+    async def flush(self) -> None:
+        """Return once every event recorded before this call is in the database or journal."""
+        done = trio.Event()
+        await self._send.send(_Flush(done))
+        await done.wait()
 
     def close_intake(self) -> None:
         """No more events will come: the actor drains what it has and finishes."""
@@ -159,6 +176,7 @@ class UsageAccountant:
                 closed = await self._collect()
                 if self._holding:
                     await self._persist()
+                self._wake_flushers()
                 if self._journal.pending and self._may_try_database():
                     await self._replay_chunk()
                 if closed:
@@ -170,13 +188,17 @@ class UsageAccountant:
                     await self._journal_leftovers()
 
     async def _collect(self) -> bool:
-        """Fill `_holding` up to a batch; True when the intake is closed and empty."""
+        """Fill `_holding` up to a batch; True when the intake is closed and empty.
+
+        A flush request ends the batch early; its waiter is woken once the batch is persisted.
+        """
         batch = self.config.batch_size
         wake = self._next_retry if self._journal.pending else float("inf")
         if not self._holding:
             with trio.move_on_at(wake):
                 try:
-                    self._holding.append(self._row(await self._receive.receive()))
+                    if self._take(await self._receive.receive()):
+                        return False
                 except trio.EndOfChannel:
                     return True
             if not self._holding:
@@ -184,7 +206,8 @@ class UsageAccountant:
         deadline = trio.current_time() + self.config.flush_interval_seconds
         while len(self._holding) < batch:
             try:
-                self._holding.append(self._row(self._receive.receive_nowait()))
+                if self._take(self._receive.receive_nowait()):
+                    return False
                 continue
             except trio.WouldBlock:
                 pass
@@ -192,12 +215,26 @@ class UsageAccountant:
                 return True
             with trio.move_on_at(deadline):
                 try:
-                    self._holding.append(self._row(await self._receive.receive()))
+                    if self._take(await self._receive.receive()):
+                        return False
                     continue
                 except trio.EndOfChannel:
                     return True
             break
         return False
+
+    def _take(self, message: Message) -> bool:
+        """Hold an event; True for a flush request (the batch ends here)."""
+        if isinstance(message, _Flush):
+            self._flush_waiters.append(message.done)
+            return True
+        self._holding.append(self._row(message))
+        return False
+
+    def _wake_flushers(self) -> None:
+        for done in self._flush_waiters:
+            done.set()
+        self._flush_waiters.clear()
 
     def _row(self, event: UsageEvent) -> Row:
         row: Row = {name: getattr(event, name) for name in _EVENT_FIELDS}
@@ -309,14 +346,19 @@ class UsageAccountant:
         rows = list(self._holding)
         while True:
             try:
-                rows.append(self._row(self._receive.receive_nowait()))
+                message = self._receive.receive_nowait()
             except (trio.WouldBlock, trio.EndOfChannel, trio.ClosedResourceError):
                 break
+            if isinstance(message, _Flush):
+                self._flush_waiters.append(message.done)
+            else:
+                rows.append(self._row(message))
         if rows:
             lines = [encode_row(r) for r in rows]
             await self._append_journal(lines)
             log.warning("usage: %d row(s) kept in the journal for the next start", len(rows))
         self._holding = []
+        self._wake_flushers()
 
 
 def _append_line(path: Path, line: bytes) -> None:

@@ -154,10 +154,9 @@ def plan_completion(
     split as: thinking max(1, n//4), tool input JSON one token per 8 chars (leaving at least
     one token of text), the rest text words.
     """
-    n = knobs.output_tokens
-    capped = prompt.max_tokens is not None and prompt.max_tokens < n
-    if capped and prompt.max_tokens is not None:
-        n = max(1, prompt.max_tokens)
+    n, capped = knobs.output_tokens, False
+    if prompt.max_tokens is not None and prompt.max_tokens < n:
+        n, capped = prompt.max_tokens, True
     tool = None if capped else choose_tool(prompt)
     thinking_tokens = max(1, n // 4) if prompt.thinking else 0
     blocks: list[Block] = []

@@ -110,29 +110,28 @@ async def send_stream(
     await _sleep_until(started + _first_byte_delay(knobs))
     await send({"type": "http.response.start", "status": 200, "headers": headers})
     first_byte = trio.current_time()
+    total = len(plan.frames) + 1  # the final frame, built by `finish`, comes last
     fault = mid_stream_fault(knobs)
-    limit = len(plan.frames) + 1 if fault is None else fault[0]
     batch: list[bytes] = []
     emitted = 0
-    for index in range(min(limit, len(plan.frames) + 1)):
-        if index:
-            due = first_byte + generation_seconds(knobs, emitted)
-            if due > trio.current_time():
-                if batch:
-                    await send(
-                        {"type": "http.response.body", "body": b"".join(batch), "more_body": True}
-                    )
-                    batch.clear()
-                await trio.sleep_until(due)
+    for index in range(total if fault is None else min(fault[0], total)):
+        due = first_byte + generation_seconds(knobs, emitted) if index else first_byte
+        if due > trio.current_time():
+            if batch:
+                body = b"".join(batch)
+                await send({"type": "http.response.body", "body": body, "more_body": True})
+                batch.clear()
+            await trio.sleep_until(due)
         if index < len(plan.frames):
             batch.append(plan.frames[index])
             emitted += plan.tokens[index]
         elif plan.finish is not None:
-            now = trio.current_time()
-            batch.append(plan.finish(_ms(now - started), _ms(first_byte - started)))
-    if fault is not None:
-        if fault[1] is None:
-            await send({"type": "http.response.body", "body": b"".join(batch), "more_body": True})
-            return
-        batch.append(exception_frame(fault[1]))
+            latency = trio.current_time() - started
+            batch.append(plan.finish(_ms(latency), _ms(first_byte - started)))
+    exception = fault[1] if fault else None
+    if fault is not None and exception is None:  # reset: end without the final chunk
+        await send({"type": "http.response.body", "body": b"".join(batch), "more_body": True})
+        return
+    if exception is not None:
+        batch.append(exception_frame(exception))
     await send({"type": "http.response.body", "body": b"".join(batch)})

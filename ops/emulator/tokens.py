@@ -1,7 +1,8 @@
 """Deterministic input-token counting and prompt-cache accounting for both request formats.
 
 A prompt is a sequence of segments in Anthropic's cache order (tools, system, messages); a
-segment's size is the UTF-8 length of every string in it. Tokens = ceil(bytes / 4) + 3.
+segment's size is the UTF-8 length of every string in it except `type`, `cache_control` and
+`cachePoint` values. Tokens = ceil(bytes / 4) + 3.
 Segments marked `cache_control` (Anthropic) or followed by a `cachePoint` (Converse) end a
 cacheable prefix.
 """
@@ -18,7 +19,8 @@ import attrs
 
 BYTES_PER_TOKEN = 4
 BASE_INPUT_TOKENS = 3
-_NOT_CONTENT = frozenset({"cache_control", "cachePoint"})
+# Markers, not content: a string prompt and its [{"type": "text", ...}] form count the same.
+_NOT_CONTENT = frozenset({"cache_control", "cachePoint", "type"})
 
 
 @attrs.define

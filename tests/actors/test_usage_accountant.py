@@ -229,3 +229,14 @@ async def test_statistics_and_repr(sqlite_db: Database, tmp_path: Path) -> None:
     acct = UsageAccountant(sqlite_db, config(tmp_path))
     assert "queued=0" in repr(acct)
     assert acct.statistics().database_available
+
+
+async def test_flush_returns_once_earlier_events_are_written(db: Database, tmp_path: Path) -> None:
+    user = await db.write(insert_user)
+    slow = config(tmp_path, flush_interval_seconds=60, batch_size=10_000)
+    async with open_usage_accountant(db, slow, flush_timeout=10) as acct:
+        for n in range(7):
+            await acct.record(usage_event(user, n))
+        await acct.flush()  # without it the batch would wait for its 60 s interval
+        assert await count_rows(db) == 7
+        await acct.flush()  # nothing pending: returns at once

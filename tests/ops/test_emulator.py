@@ -19,6 +19,7 @@ from botocore.credentials import Credentials
 from botocore.eventstream import EventStreamBuffer
 
 from ops.emulator import EmulatorConfig, EmulatorHandle, serve_emulator
+from ops.emulator.tokens import CacheUsage, PromptCache, anthropic_segments, converse_segments
 from proxy.eventstream import FrameSplitter
 
 PROFILE = "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
@@ -293,6 +294,32 @@ async def test_prompt_cache_writes_then_reads(runtime: Any) -> None:
         )
     )
     assert counted["inputTokens"] == first["input_tokens"] + first["cache_creation_input_tokens"]
+
+
+def test_prompt_cache_reads_the_longest_known_prefix() -> None:
+    marked = {"cache_control": {"type": "ephemeral"}}
+    first = {"type": "text", "text": "a" * 400, **marked}
+    second = {"type": "text", "text": "b" * 800, **marked}
+    cache = PromptCache()
+    one = anthropic_body(system=[first])
+    two = anthropic_body(system=[first, second])
+    assert cache.account("m", anthropic_segments(one)) == CacheUsage(read=0, write=100)
+    assert cache.account("m", anthropic_segments(two)) == CacheUsage(read=100, write=200)
+    assert cache.account("m", anthropic_segments(two)) == CacheUsage(read=300, write=0)
+    assert cache.account("other-model", anthropic_segments(one)) == CacheUsage(read=0, write=100)
+    converse = {
+        "system": [{"text": "a" * 400}, {"cachePoint": {"type": "default"}}],
+        "messages": [{"role": "user", "content": [{"text": "hi"}]}],
+    }
+    segments = converse_segments(converse)
+    assert [segment.breakpoint for segment in segments] == [True, False]
+    assert cache.account("c", segments) == CacheUsage(read=0, write=100)
+
+
+async def test_profile_arn_as_model_id(runtime: Any) -> None:
+    arn = f"arn:aws:bedrock:us-east-1:123456789012:inference-profile/{PROFILE}"
+    response = await invoke(runtime, anthropic_body(), model=arn)
+    assert response["message"]["model"] == "claude-sonnet-4-5-20250929"
 
 
 # --- control plane ---------------------------------------------------------------------------
