@@ -31,11 +31,20 @@ class TrackedRequest:
     started: float
     cancel_scope: trio.CancelScope = attrs.field(factory=trio.CancelScope)
     bytes_sent: int = 0
+    client_gone: bool = False
 
     @property
     def cut_by_drain(self) -> bool:
-        """True when the drain deadline ended this request."""
-        return self.cancel_scope.cancelled_caught
+        """True when the drain deadline ended this request (not a departed client's budget)."""
+        return self.cancel_scope.cancelled_caught and not self.client_gone
+
+    def client_left(self, budget_seconds: float) -> None:
+        """The client disconnected: finish within `budget_seconds` (to bill the final usage),
+        or sooner if the drain deadline comes first."""
+        self.client_gone = True
+        self.cancel_scope.deadline = min(
+            self.cancel_scope.deadline, trio.current_time() + budget_seconds
+        )
 
 
 @attrs.frozen

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 
@@ -30,7 +31,10 @@ Exit codes: 0 success, 1 failure, 2 bad usage or configuration."""
 
 def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("-c", "--config", metavar="FILE", help="YAML configuration file")
+    # SUPPRESS: a subcommand's own -c must not reset one given before the subcommand
+    common.add_argument(
+        "-c", "--config", metavar="FILE", default=argparse.SUPPRESS, help="YAML configuration file"
+    )
     parser = argparse.ArgumentParser(
         prog="bedrock-proxy",
         description=DESCRIPTION,
@@ -78,6 +82,14 @@ def _parser() -> argparse.ArgumentParser:
         help="run the local Bedrock emulator (tests, benchmarks, trying the proxy without AWS)",
     )
     emulator_cli.add_arguments(emulator)
+
+    from ops import cli_identity
+
+    cli_identity.add_parsers(sub, common)
+
+    from ops import cli_jobs
+
+    cli_jobs.add_parsers(sub, common)
     return parser
 
 
@@ -89,7 +101,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return emulator_cli.run(args)
     try:
-        settings = load_settings(config_file=args.config)
+        settings = load_settings(config_file=getattr(args, "config", None))
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return EXIT_USAGE
@@ -102,6 +114,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAILURE
     except KeyboardInterrupt:
         return EXIT_FAILURE
+    except BrokenPipeError:  # `bedrock-proxy ... | head`: the reader left; not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
 
 
 def _command_key(args: argparse.Namespace) -> str:
@@ -167,6 +182,18 @@ def _migrate_status(_: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
+def _identity_commands() -> dict[str, Command]:
+    from ops import cli_identity
+
+    return cli_identity.COMMANDS
+
+
+def _jobs_commands() -> dict[str, Command]:
+    from ops import cli_jobs
+
+    return cli_jobs.COMMANDS
+
+
 _COMMANDS: dict[str, Command] = {
     "serve": _serve,
     "config show": _config_show,
@@ -174,6 +201,8 @@ _COMMANDS: dict[str, Command] = {
     "migrate up": _migrate_up,
     "migrate down": _migrate_down,
     "migrate status": _migrate_status,
+    **_identity_commands(),
+    **_jobs_commands(),
 }
 
 

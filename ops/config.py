@@ -8,7 +8,7 @@ import attrs
 from attrs.validators import ge, le
 
 from actors.config import JobsConfig, ShutdownConfig, UsageConfig
-from proxy.config import AwsConfig, JwtConfig, StreamingConfig
+from proxy.config import AnthropicConfig, AwsConfig, JwtConfig, StreamingConfig
 from storage.config import CacheConfig, DatabaseConfig
 from web.config import AdminConfig, ApiKeysConfig, OAuthConfig, ServerConfig
 
@@ -48,3 +48,4 @@ class Settings:
     shutdown: ShutdownConfig = attrs.field(factory=ShutdownConfig)
     usage: UsageConfig = attrs.field(factory=UsageConfig)
     streaming: StreamingConfig = attrs.field(factory=StreamingConfig)
+    anthropic: AnthropicConfig = attrs.field(factory=AnthropicConfig)

@@ -52,8 +52,14 @@ def initialise(engine: Engine, skip_costs: bool, force_seed: bool) -> InitReport
         added, updated = upsert_costs(conn, rows, overwrite=force_seed, now=datetime.now(UTC))
         report.costs_added, report.costs_updated = added, updated
 
-    migrate.upgrade(engine, also=seed)
-    report.revision = migrate.status(engine).current
+    if migrate.is_current(engine):
+        # nothing to migrate: seed in a plain write transaction (concurrent seeders are safe:
+        # conflicts resolve in the database), and leave Alembic unimported
+        with engine.connect().execution_options(bedrock_write=True) as conn, conn.begin():
+            seed(conn)
+    else:
+        migrate.upgrade(engine, also=seed)
+    report.revision = migrate.current_revision(engine)
     log.info(
         "database at revision %s; prices added=%d updated=%d",
         report.revision,

@@ -1,8 +1,9 @@
 """The composition root: the supervision tree of one `bedrock-proxy serve` process.
 
-Nesting is shutdown order. Reading inward: storage, cache (and its evictor), the usage
-accountant, the connection tracker, the HTTP server. On SIGTERM the server stops accepting,
-streams end by their deadline, the accountant flushes, then the cache and the database close.
+Nesting is shutdown order. Reading inward: storage, cache (and its evictor), the price book,
+the usage accountant, the job scheduler, the connection tracker, the HTTP server. On SIGTERM
+the server stops accepting, streams end by their deadline, the scheduler stops, the
+accountant flushes, then the cache and the database close.
 """
 
 from __future__ import annotations
@@ -20,8 +21,12 @@ from actors.cache_evictor import open_cache_evictor
 from actors.config import ShutdownConfig
 from actors.connection_tracker import ConnectionTracker, open_connection_tracker
 from actors.errors import ActorFailed
+from actors.jobs import open_jobs
+from actors.model_discovery import open_model_directory
+from actors.pricing import open_price_book
 from actors.usage import open_usage_accountant
 from ops.config import Settings
+from ops.identity import open_identity
 from ops.lifecycle import Lifecycle, watch_signals
 from proxy.bedrock import BedrockClient, CredentialsUnavailable, open_bedrock_client
 from proxy.metrics import Metrics
@@ -29,7 +34,9 @@ from storage import migrate
 from storage.cache import MemoryCache, open_cache
 from storage.database import Database, open_database
 from web.app import create_app
-from web.front import ASGIApp, FastRoutes, FrontDoor
+from web.dataplane import build_routes
+from web.front import ASGIApp, FrontDoor
+from web.metrics import metrics_app
 from web.server import hypercorn_config, serve_http
 from web.services import Services
 
@@ -50,10 +57,12 @@ def version() -> str:
 
 @attrs.frozen
 class ServeHooks:
-    """What tests may replace: the HTTP server and the signal watcher."""
+    """What tests and harnesses may replace or observe: the HTTP server, the signal watcher,
+    and the services once built."""
 
     http_server: HttpServer | None = None
     watch_signals: bool = True
+    services_ready: Callable[[Services], None] | None = None
 
 
 async def run_service(
@@ -94,16 +103,33 @@ async def _tree(
     shutdown = settings.shutdown
     async with open_database(settings.database) as db:
         await _prepare_schema(db, settings)
-        async with open_cache(settings.cache) as cache, _evictor(cache, settings):
+        async with (
+            open_cache(settings.cache) as cache,
+            _evictor(cache, settings),
+            open_identity(db, cache, settings) as identity,
+            open_price_book(db, cache, settings.usage.price_refresh_seconds) as prices,
+        ):
             async with open_usage_accountant(
                 db,
                 settings.usage,
                 flush_timeout=shutdown.token_tracking_timeout_seconds,
+                pricer=prices.quote,
                 hard_stop=lifecycle.forced,
             ) as usage:
                 async with (
+                    # stops (runs in flight get background_task_timeout_seconds) before
+                    # the accountant flushes
+                    open_jobs(
+                        db,
+                        settings.jobs,
+                        stop_timeout=shutdown.background_task_timeout_seconds,
+                        hard_stop=lifecycle.forced,
+                    ) as scheduler,
                     open_connection_tracker(shutdown) as tracker,
                     open_bedrock_client(settings.aws) as bedrock,
+                    open_model_directory(
+                        settings.anthropic, settings.aws, bedrock.credentials
+                    ) as models,
                 ):
                     await _resolve_credentials(bedrock)
                     services = Services(
@@ -117,7 +143,16 @@ async def _tree(
                         streaming=settings.streaming,
                         is_draining=lambda: lifecycle.draining,
                         bedrock=bedrock,
+                        auth=identity.auth,
+                        identity=identity,
+                        models=models,
+                        anthropic=settings.anthropic,
+                        prices=prices,
+                        scheduler=scheduler,
+                        jobs=settings.jobs,
                     )
+                    if hooks.services_ready is not None:
+                        hooks.services_ready(services)
                     async with trio.open_nursery() as nursery:
                         nursery.start_soon(_coordinate_drain, lifecycle, tracker, shutdown)
                         await _serve(services, settings, lifecycle, hooks, task_status)
@@ -179,7 +214,10 @@ async def _serve(
         return
     quart_app = create_app(services)
     front = FrontDoor(
-        fallback=cast(ASGIApp, quart_app), routes=FastRoutes(), metrics=services.metrics
+        fallback=cast(ASGIApp, quart_app),
+        routes=build_routes(services),
+        metrics=services.metrics,
+        is_draining=services.is_draining,
     )
     shutdown = settings.shutdown
     config = hypercorn_config(
@@ -188,5 +226,13 @@ async def _serve(
         graceful_timeout=max(shutdown.streaming_timeout_seconds, shutdown.timeout_seconds)
         + GRACE_AFTER_DEADLINE,
     )
-
-    await serve_http(front, config, lifecycle.wait_listener_close, task_status=task_status)
+    async with trio.open_nursery() as nursery:
+        if settings.metrics.enabled:
+            metrics_config = hypercorn_config(
+                host=settings.metrics.host, port=settings.metrics.port, graceful_timeout=1
+            )
+            await nursery.start(
+                serve_http, metrics_app(services), metrics_config, trio.sleep_forever
+            )
+        await serve_http(front, config, lifecycle.wait_listener_close, task_status=task_status)
+        nursery.cancel_scope.cancel()  # the metrics listener lives as long as the main one

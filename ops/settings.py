@@ -18,6 +18,8 @@ import cattrs
 import yaml
 
 from ops.config import Settings
+from web.auth.forwarded import parse_networks
+from web.auth.oauth.providers import provider_problem
 
 ENV_PREFIX = "BEDROCK_"
 CONFIG_FILE_ENV = "BEDROCK_CONFIG_FILE"
@@ -243,8 +245,10 @@ def _converter() -> cattrs.Converter:
 
     def literal_hook(value: Any, tp: Any) -> Any:
         allowed = typing.get_args(tp)
-        if isinstance(value, str):
-            value = value.strip().lower() if all(isinstance(a, str) for a in allowed) else value
+        if isinstance(value, str) and all(isinstance(a, str) for a in allowed):
+            # case-insensitive, answering with the canonical spelling (HS256, not hs256)
+            spelled = {str(a).lower(): a for a in allowed}
+            value = spelled.get(value.strip().lower(), value)
         if value not in allowed:
             choices = "|".join(str(a) for a in allowed)
             raise ValueError(f"expected one of {choices}, got {value!r}")
@@ -306,11 +310,14 @@ def _check_semantics(settings: Settings, sources: Mapping[Path_, str]) -> None:
     secret = settings.jwt.secret
     if not secret:
         raise ConfigError("config error: jwt.secret is required (set BEDROCK_JWT__SECRET)")
-    if len(secret.encode()) < MIN_JWT_SECRET_BYTES:
+    # RFC 7518 §3.2: an HMAC key at least as long as the hash (HS384: 48, HS512: 64 bytes)
+    minimum = max(MIN_JWT_SECRET_BYTES, int(settings.jwt.algorithm[2:]) // 8)
+    if len(secret.encode()) < minimum:
         raise ConfigError(
             _error_line(
                 ("jwt", "secret"),
-                f"must be at least {MIN_JWT_SECRET_BYTES} bytes",
+                f"must be at least {minimum} bytes"
+                + (f" for {settings.jwt.algorithm}" if minimum > MIN_JWT_SECRET_BYTES else ""),
                 sources,
             )
         )
@@ -328,6 +335,13 @@ def _check_semantics(settings: Settings, sources: Mapping[Path_, str]) -> None:
             raise ConfigError(
                 _error_line(("oauth", "providers", name, "client_id"), "is required", sources)
             )
+        problem = provider_problem(name, provider)
+        if problem:
+            raise ConfigError(_error_line(("oauth", "providers", name), problem, sources))
+    try:
+        parse_networks(settings.server.trusted_proxies)
+    except ValueError as exc:
+        raise ConfigError(_error_line(("server", "trusted_proxies"), str(exc), sources)) from exc
 
 
 # --- showing the effective configuration ------------------------------------------------

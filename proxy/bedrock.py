@@ -18,6 +18,7 @@ from botocore.credentials import Credentials, ReadOnlyCredentials
 from proxy.config import AwsConfig
 from proxy.errors import ProxyError
 from proxy.model_ids import ModelRef
+from proxy.upstream_pool import LifoPoolTransport
 
 log = logging.getLogger("bedrock.upstream")
 
@@ -132,6 +133,7 @@ class BedrockClient:
     config: AwsConfig
     http: httpx.AsyncClient
     credentials: CredentialSource
+    transport: LifoPoolTransport
 
     def region_for(self, ref: ModelRef) -> str:
         """The region a call goes to: `aws.region`, or the region `aws.region_prefix_mappings`
@@ -179,8 +181,21 @@ class BedrockClient:
             await response.aclose()
 
     async def _send(self, request: httpx.Request, *, stream: bool) -> httpx.Response:
+        # Straight to the client's transport: the proxy uses none of AsyncClient's per-request
+        # machinery (auth flows, redirects, cookie jar, hooks), and skipping it is measurable.
         try:
-            return await self.http.send(request, stream=stream)
+            response = await self.transport.handle_async_request(request)
+            response.request = request
+            if not stream:
+                try:
+                    await response.aread()
+                finally:
+                    await response.aclose()
+            return response
+        except httpx.PoolTimeout as exc:
+            raise UpstreamError(
+                503, "pool_exhausted", "The proxy has no free connection to Bedrock; retry later"
+            ) from exc
         except httpx.TimeoutException as exc:
             raise UpstreamError(
                 504, "timeout", f"Bedrock did not answer in time ({_kind(exc)})"
@@ -195,19 +210,25 @@ def _kind(exc: BaseException) -> str:
     return type(exc).__name__
 
 
-def http_client(config: AwsConfig) -> httpx.AsyncClient:
-    """The shared connection pool, with explicit timeouts."""
+def pool_transport(config: AwsConfig) -> LifoPoolTransport:
+    """The connection pool: O(1) per call at any size."""
+    return LifoPoolTransport(
+        max_connections=config.max_connections,
+        max_idle=min(config.max_connections, 256),
+        keepalive_expiry=60,
+        ssl_context=httpx.create_ssl_context(),
+    )
+
+
+def http_client(config: AwsConfig, transport: LifoPoolTransport) -> httpx.AsyncClient:
+    """The shared client over `transport`, with explicit timeouts."""
     return httpx.AsyncClient(
+        transport=transport,
         timeout=httpx.Timeout(
             connect=config.connect_timeout_seconds,
             read=config.read_timeout_seconds,
             write=config.read_timeout_seconds,
             pool=config.pool_timeout_seconds,
-        ),
-        limits=httpx.Limits(
-            max_connections=config.max_connections,
-            max_keepalive_connections=min(config.max_connections, 200),
-            keepalive_expiry=60,
         ),
         follow_redirects=False,
         trust_env=False,
@@ -217,5 +238,8 @@ def http_client(config: AwsConfig) -> httpx.AsyncClient:
 @asynccontextmanager
 async def open_bedrock_client(config: AwsConfig) -> AsyncIterator[BedrockClient]:
     """A client whose pool is closed on exit. Credentials are resolved lazily on first use."""
-    async with http_client(config) as http:
-        yield BedrockClient(config=config, http=http, credentials=CredentialSource(config))
+    transport = pool_transport(config)
+    async with http_client(config, transport) as http:
+        yield BedrockClient(
+            config=config, http=http, credentials=CredentialSource(config), transport=transport
+        )

@@ -8,15 +8,13 @@ InvokeModel in the body's `usage` or the `x-amzn-bedrock-*-token-count` headers.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 from collections.abc import Mapping
 from typing import Any
 
 import attrs
 
-from proxy.eventstream import EventStreamError, decode_message
+from proxy.eventstream import DecodedMessage, EventStreamError, chunk_event, decode_message
 
 METRICS_KEY = "amazon-bedrock-invocationMetrics"
 
@@ -81,14 +79,29 @@ def _int(value: Any) -> int:
     return value if isinstance(value, int) and value >= 0 else 0
 
 
-def decode_chunk_event(payload: bytes) -> dict[str, Any] | None:
-    """The Anthropic event inside an InvokeModelWithResponseStream chunk payload."""
+@attrs.frozen
+class ChunkEvent:
+    """One Anthropic event from an invoke stream: parsed, and the exact JSON bytes Bedrock sent."""
+
+    event: dict[str, Any]
+    data: bytes
+
+    @property
+    def type(self) -> str:
+        """The event's `type`."""
+        return str(self.event.get("type", ""))
+
+
+def decode_chunk_event(message: DecodedMessage) -> ChunkEvent | None:
+    """The Anthropic event inside an InvokeModelWithResponseStream chunk message."""
     try:
-        outer = json.loads(payload)
-        inner = json.loads(base64.b64decode(outer["bytes"]))
-    except (ValueError, KeyError, TypeError, binascii.Error):
+        data = chunk_event(message)
+        if data is None:
+            return None
+        inner = json.loads(data)
+    except (EventStreamError, ValueError):
         return None
-    return inner if isinstance(inner, dict) else None
+    return ChunkEvent(inner, data) if isinstance(inner, dict) else None
 
 
 def observe_anthropic_event(usage: Usage, event: Mapping[str, Any]) -> None:
@@ -122,8 +135,10 @@ class StreamTap:
     usage: Usage = attrs.field(factory=Usage)
     frames: int = 0
 
-    def frame(self, raw: bytes) -> dict[str, Any] | None:
-        """Observe one frame; returns the Anthropic event of an invoke chunk (for translators)."""
+    def frame(self, raw: bytes) -> ChunkEvent | None:
+        """Observe one frame; returns the Anthropic event of an invoke chunk (for translators).
+
+        Exception frames return None and set `usage.error_type`/`error_message`."""
         self.frames += 1
         try:
             message = decode_message(raw)
@@ -141,10 +156,10 @@ class StreamTap:
             return None
         if headers.get(":event-type") != "chunk":
             return None
-        event = decode_chunk_event(message.payload)
-        if event is not None:
-            observe_anthropic_event(self.usage, event)
-        return event
+        chunk = decode_chunk_event(message)
+        if chunk is not None:
+            observe_anthropic_event(self.usage, chunk.event)
+        return chunk
 
     def _converse_event(self, kind: str, payload: bytes) -> None:
         try:

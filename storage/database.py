@@ -187,4 +187,4 @@ async def open_database(config: DatabaseConfig) -> AsyncIterator[Database]:
     finally:
         with trio.CancelScope(shield=True):
             await trio.to_thread.run_sync(engine.dispose)
-        log.info("database closed")
+        log.debug("database closed")

@@ -21,3 +21,7 @@ class NotFound(StorageError):
 
 class Conflict(StorageError):
     """The write conflicts with an existing row (a unique constraint)."""
+
+
+class LimitReached(Conflict):
+    """A per-owner limit (such as `api_keys.max_keys_per_user`) would be exceeded."""

@@ -7,18 +7,19 @@ database's write lock) and a transaction-scoped advisory lock on PostgreSQL, so 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
-from typing import Any
+from importlib import resources
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection, Engine
 
 from storage.errors import MigrationError
+
+if TYPE_CHECKING:  # Alembic (~12 MiB) is imported only when there is migration work
+    from alembic.config import Config
 
 SCRIPT_LOCATION = "storage:migrations"
 ADVISORY_LOCK_KEY = 0x0BED_0C05  # any constant shared by every instance of this service
@@ -39,6 +40,8 @@ class MigrationStatus:
 
 
 def _alembic_config(conn: Connection) -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", SCRIPT_LOCATION)
     config.attributes["connection"] = conn
@@ -60,6 +63,8 @@ def upgrade(
     """Apply migrations up to `revision`; `also(conn)` runs in the same locked transaction."""
 
     def run(conn: Connection, config: Config) -> None:
+        from alembic import command
+
         command.upgrade(config, revision)
         if also is not None:
             also(conn)
@@ -76,6 +81,9 @@ def downgrade(engine: Engine, steps: int = 1) -> None:
         raise MigrationError("downgrade needs at least one step")
 
     def run(conn: Connection, config: Config) -> None:
+        from alembic import command
+        from alembic.runtime.migration import MigrationContext
+
         current = MigrationContext.configure(conn).get_current_revision()
         if current is None:
             raise MigrationError("nothing to downgrade: the database has no schema")
@@ -85,12 +93,17 @@ def downgrade(engine: Engine, steps: int = 1) -> None:
 
 
 def _depth(config: Config, revision: str) -> int:
+    from alembic.script import ScriptDirectory
+
     script = ScriptDirectory.from_config(config)
     return sum(1 for _ in script.iterate_revisions(revision, "base"))
 
 
 def status(engine: Engine) -> MigrationStatus:
     """The current revision, the head, and what is pending (oldest first)."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
     with engine.connect().execution_options(bedrock_write=False) as conn:
         current = MigrationContext.configure(conn).get_current_revision()
         script = ScriptDirectory.from_config(_alembic_config(conn))
@@ -103,9 +116,45 @@ def status(engine: Engine) -> MigrationStatus:
 
 def require_current(engine: Engine) -> None:
     """Raise `MigrationError` unless the schema is at head (for `migration_on_startup: false`)."""
+    if is_current(engine):
+        return
     state = status(engine)
     if not state.up_to_date:
         raise MigrationError(
             f"database schema is at {state.current or 'nothing'}, code expects {state.head}:"
             " run `bedrock-proxy init` (or `bedrock-proxy migrate up`)"
         )
+
+
+_REVISION_LINE = re.compile(r'^(down_revision|revision)\s*=\s*(None|"[^"]*"|\'[^\']*\')', re.M)
+
+
+def head_from_files() -> str:
+    """The head revision, read from the migration files without importing Alembic."""
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for entry in resources.files("storage.migrations.versions").iterdir():
+        if not entry.name.endswith(".py") or entry.name.startswith("__"):
+            continue
+        found = dict(_REVISION_LINE.findall(entry.read_text(encoding="utf-8")))
+        if "revision" in found:
+            revisions.add(found["revision"].strip("\"'"))
+        if found.get("down_revision", "None") != "None":
+            parents.add(found["down_revision"].strip("\"'"))
+    heads = revisions - parents
+    if len(heads) != 1:
+        raise MigrationError(f"expected one head revision, found {sorted(heads)}")
+    return heads.pop()
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The revision stamped in the database (None when it has no schema), by plain SQL."""
+    with engine.connect().execution_options(bedrock_write=False) as conn:
+        if not sa.inspect(conn).has_table("alembic_version"):
+            return None
+        return conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+
+
+def is_current(engine: Engine) -> bool:
+    """True when the database is at the code's head (cheap: no Alembic import)."""
+    return current_revision(engine) == head_from_files()

@@ -120,6 +120,8 @@ usage_records = sa.Table(
     sa.Index("ix_usage_records_user_id_requested_at", "user_id", "requested_at"),
     sa.Index("ix_usage_records_api_key_id_requested_at", "api_key_id", "requested_at"),
     sa.Index("ix_usage_records_requested_at", "requested_at"),
+    # ids only grow (summaries keep a watermark on them); SQLite would reuse a deleted max id
+    sqlite_autoincrement=True,
 )
 
 usage_summaries = sa.Table(
@@ -187,4 +189,5 @@ job_watermarks = sa.Table(
     sa.Column("name", sa.String(64), primary_key=True),
     sa.Column("watermark", UtcDateTime, nullable=False),
     sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.Column("last_id", sa.BigInteger, nullable=False, server_default="0"),
 )

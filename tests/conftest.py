@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 import trio
@@ -11,6 +13,9 @@ from storage import migrate
 from storage.config import DatabaseConfig
 from storage.database import Database, open_database
 from tests.servers import PostgresServer, RedisServer, run_postgres, run_redis
+
+if TYPE_CHECKING:
+    from tests.oidc import OidcProvider
 
 # --- real servers ---
 # One redis-server and one PostgreSQL cluster per session, started on first use on
@@ -30,6 +35,15 @@ def redis_url(redis_server: RedisServer) -> str:
     redis_server.start()
     redis_server.flushall()
     return redis_server.url
+
+
+@pytest.fixture(scope="session")
+def oidc_provider() -> Iterator[OidcProvider]:
+    """A real OpenID Connect provider on 127.0.0.1 (tests/oidc.py); set users per test."""
+    from tests.oidc import run_oidc_provider  # Flask and friends only when asked for
+
+    with run_oidc_provider() as provider:
+        yield provider
 
 
 @pytest.fixture(scope="session")
@@ -78,3 +92,17 @@ async def sqlite_db(sqlite_url: str) -> AsyncIterator[Database]:
     async with open_database(DatabaseConfig(url=sqlite_url)) as database:
         await trio.to_thread.run_sync(migrate.upgrade, database.engine)
         yield database
+
+
+# --- hygiene ---
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging() -> Iterator[None]:
+    """Tests that run the CLI in-process install log handlers on pytest's captured stderr,
+    which is closed after the test; put the root logger back as it was."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    root.handlers = handlers
+    root.setLevel(level)

@@ -43,6 +43,9 @@ class OAuthProviderConfig:
     user_id_field: str | None = None
     email_field: str | None = None
     name_field: str | None = None
+    # treat this provider's emails as verified even without an `email_verified` claim (e.g. a
+    # single-tenant Entra ID you administer); only verified emails can match `admin.emails`
+    trust_email: bool = False
 
 
 @attrs.frozen(kw_only=True)

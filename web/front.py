@@ -28,6 +28,7 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 Handler = Callable[[Scope, Receive, Send, dict[str, str]], Awaitable[None]]
 
 access_log = logging.getLogger("bedrock.access")
+_CLOSE = (b"connection", b"close")  # while draining: clients reconnect to another instance
 
 
 @attrs.frozen
@@ -70,6 +71,7 @@ class FrontDoor:
     fallback: ASGIApp
     routes: FastRoutes
     metrics: Metrics
+    is_draining: Callable[[], bool] = lambda: False
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -85,7 +87,8 @@ class FrontDoor:
         async def stamped_send(message: Message) -> None:
             if message["type"] == "http.response.start":
                 ctx.status = message["status"]
-                message["headers"] = [*message.get("headers", ()), rid_header]
+                extra = [rid_header, _CLOSE] if self.is_draining() else [rid_header]
+                message["headers"] = [*message.get("headers", ()), *extra]
             await send(message)
 
         try:

@@ -62,8 +62,26 @@ async def _streams(services: Services, _: bool) -> dict[str, Any]:
     return {"status": HEALTHY, **attrs.asdict(services.tracker.statistics())}
 
 
-async def _bedrock(services: Services, _: bool) -> dict[str, Any]:
-    return {"status": HEALTHY, "note": "no upstream configured yet"}
+async def _bedrock(services: Services, explicit: bool) -> dict[str, Any]:
+    # no Bedrock call here: credentials found at start-up, and the last model discovery round
+    resolved = services.bedrock.credentials.resolved
+    stats = services.models.statistics()
+    if not resolved:
+        status = UNHEALTHY if explicit else DEGRADED
+    elif stats.enabled and stats.consecutive_failures:
+        status = DEGRADED
+    else:
+        status = HEALTHY
+    discovery = attrs.asdict(stats)
+    for key in ("last_success_at", "last_failure_at"):
+        if discovery[key] is not None:
+            discovery[key] = discovery[key].isoformat()
+    return {
+        "status": status,
+        "region": services.bedrock.config.region,
+        "credentials_resolved": resolved,
+        "discovery": discovery,
+    }
 
 
 _PROBES = {
@@ -77,6 +95,21 @@ _PROBES = {
 
 def _short(exc: BaseException) -> str:
     return (f"{type(exc).__name__}: {exc}")[:200]
+
+
+async def run_checks(
+    services: Services, names: tuple[str, ...], explicit: bool
+) -> dict[str, dict[str, Any]]:
+    """Run the named checks concurrently (also used by the admin system page)."""
+    results: dict[str, dict[str, Any]] = {}
+
+    async def probe(name: str) -> None:
+        results[name] = await _PROBES[name](services, explicit)
+
+    async with trio.open_nursery() as nursery:
+        for name in names:
+            nursery.start_soon(probe, name)
+    return {name: results[name] for name in names}
 
 
 def register(app: QuartTrio, services: Services) -> None:
@@ -95,20 +128,13 @@ def register(app: QuartTrio, services: Services) -> None:
         else:
             choices = "|".join((*CHECKS, "all"))
             return json_error(400, f"unknown check {asked!r}; use one of {choices}")
-        results: dict[str, dict[str, Any]] = {}
-
-        async def probe(name: str) -> None:
-            results[name] = await _PROBES[name](services, asked is not None)
-
-        async with trio.open_nursery() as nursery:
-            for name in names:
-                nursery.start_soon(probe, name)
+        results = await run_checks(services, names, asked is not None)
         status = _worst([r["status"] for r in results.values()])
         body = {
             "status": status,
             "version": services.version,
             "draining": services.is_draining(),
-            "checks": {name: results[name] for name in names},
+            "checks": results,
         }
         return json_response(body, 503 if status == UNHEALTHY else 200)
 

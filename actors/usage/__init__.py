@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 import trio
 
 from actors.config import UsageConfig
-from actors.supervisor import supervise
+from actors.supervisor import Runner, supervise
 from actors.usage.accountant import (
     AccountantStatistics,
     PriceQuote,
@@ -47,7 +47,10 @@ async def open_usage_accountant(
     """
     accountant = UsageAccountant(db, config, pricer)
     async with trio.open_nursery() as nursery:
-        await nursery.start(supervise, "usage-accountant", accountant.run)
+        # The actor runs in its own shielded scope: an outer cancellation (a forced exit)
+        # reaches the producers first, and their last events must still find a reader. It
+        # stops only when told to, below, after the bounded flush.
+        actor_scope = await nursery.start(_shielded, accountant.run)
         try:
             yield accountant
         finally:
@@ -61,7 +64,25 @@ async def open_usage_accountant(
                     waiters.cancel_scope.cancel()
             if flush.cancelled_caught:
                 log.warning("usage flush did not finish in time; the rest stays in the journal")
-            nursery.cancel_scope.cancel()
+            actor_scope.cancel()  # the actor journals whatever it still holds, then exits
+
+
+async def _shielded(
+    run: Runner, *, task_status: trio.TaskStatus[trio.CancelScope] = trio.TASK_STATUS_IGNORED
+) -> None:
+    with trio.CancelScope(shield=True) as scope:
+        await supervise("usage-accountant", run, task_status=_Started(task_status, scope))
+
+
+class _Started:
+    """Reports the shielding scope upward instead of the actor's own started value."""
+
+    def __init__(self, inner: trio.TaskStatus[trio.CancelScope], scope: trio.CancelScope) -> None:
+        self.inner = inner
+        self.scope = scope
+
+    def started(self, value: object = None) -> None:
+        self.inner.started(self.scope)
 
 
 async def _cancel_when(event: trio.Event, scope: trio.CancelScope) -> None:

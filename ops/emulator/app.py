@@ -13,7 +13,7 @@ from ops.emulator.config import EmulatorConfig
 from ops.emulator.control import handle_control
 from ops.emulator.inference import ACTIONS, count_tokens, infer
 from ops.emulator.responses import Response, ServiceError, json_response
-from ops.emulator.state import EmulatorState
+from ops.emulator.state import EmulatorState, RecordedRequest
 from ops.emulator.stream import Send
 
 # ASGI callables, loose enough that hypercorn's TypedDict-based signatures fit.
@@ -41,6 +41,19 @@ async def _respond(send: Send, response: Response, request_id: str) -> None:
     ]
     await send({"type": "http.response.start", "status": response.status, "headers": headers})
     await send({"type": "http.response.body", "body": response.body})
+
+
+def _recording(send: Send, record: RecordedRequest) -> Send:
+    """`send` that also keeps the status and every body byte in the request log."""
+
+    async def recording_send(message: Any) -> None:
+        if message["type"] == "http.response.start":
+            record.status.append(int(message["status"]))
+        elif message["type"] == "http.response.body":
+            record.response.extend(message.get("body", b""))
+        await send(message)
+
+    return recording_send
 
 
 async def _lifespan(receive: Receive, send: Send) -> None:
@@ -82,7 +95,9 @@ class EmulatorApp:
                 response = handle_control(self.state, method, path, body)
             else:
                 headers = scope["headers"]
-                self.state.record(method, raw_path, query, headers, body, started)
+                record = self.state.record(method, raw_path, query, headers, body, started)
+                if record is not None:
+                    send = _recording(send, record)
                 if self.state.verifier is not None:
                     self.state.verifier.verify(method, raw_path, query, headers, body)
                 response = await self._bedrock(

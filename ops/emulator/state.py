@@ -25,6 +25,8 @@ class RecordedRequest:
     raw_headers: Sequence[tuple[bytes, bytes]]
     body: bytes
     received_at: float
+    status: list[int] = attrs.field(factory=list)
+    response: bytearray = attrs.field(factory=bytearray)
 
     @property
     def path(self) -> str:
@@ -99,12 +101,15 @@ class EmulatorState:
         headers: Sequence[tuple[bytes, bytes]],
         body: bytes,
         received_at: float,
-    ) -> None:
-        """Remember a Bedrock request (the log keeps the newest `request_log_size`)."""
+    ) -> RecordedRequest | None:
+        """Remember a Bedrock request (the log keeps the newest `request_log_size`); the
+        returned record collects the response status and the exact bytes sent back."""
         self._received += 1
-        if self.requests.maxlen:
-            request = RecordedRequest(method, raw_path, query, headers, body, received_at)
-            self.requests.append(request)
+        if not self.requests.maxlen:
+            return None
+        request = RecordedRequest(method, raw_path, query, headers, body, received_at)
+        self.requests.append(request)
+        return request
 
     def update_defaults(self, overrides: Mapping[str, Any]) -> Knobs:
         """Change the default knobs for later requests; raises `DirectiveError`."""

@@ -6,8 +6,6 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import coredis
-
 from storage.cache.base import CacheBackend, CacheStatistics, MessageHandler, TypedCache
 from storage.cache.memory import MemoryCache
 from storage.cache.redis import RedisCache
@@ -32,6 +30,8 @@ async def open_cache(config: CacheConfig) -> AsyncIterator[MemoryCache | RedisCa
     if config.backend == "memory":
         yield MemoryCache(max_entries=config.max_entries)
         return
+    import coredis  # only when Redis is configured: it weighs ~20 MiB
+
     client: coredis.Redis[bytes] = coredis.Redis.from_url(
         config.redis_url,
         stream_timeout=config.operation_timeout_seconds,

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
-import coredis
 import trio
-from coredis.retry import NoRetryPolicy
 
 from storage.cache.base import CacheStatistics, Counters, MessageHandler
+
+if TYPE_CHECKING:  # coredis (~20 MiB) is imported only when Redis is configured
+    import coredis
 
 log = logging.getLogger("bedrock.cache")
 
@@ -69,6 +70,8 @@ class RedisCache:
 
     async def set_if_absent(self, key: str, value: bytes, ttl: float) -> bool:
         """SET NX PX; False when present or on failure."""
+        import coredis
+
         stored = await self._call(
             False,
             self.client.set(
@@ -102,6 +105,8 @@ class RedisCache:
         task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
     ) -> None:
         """Subscribe to `channel` until cancelled, reconnecting with backoff."""
+        from coredis.retry import NoRetryPolicy
+
         started = False
         delay = 0.1
         while True:

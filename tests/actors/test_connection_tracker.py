@@ -61,3 +61,25 @@ async def test_requests_arriving_during_the_drain_get_the_deadline(
         assert trio.current_time() == start + 3
         with trio.fail_after(1):
             await tracker.wait_drained()
+
+
+async def test_a_departed_client_gets_its_budget_and_is_not_counted_as_cut(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    async with open_connection_tracker(ShutdownConfig()) as tracker:
+        start = trio.current_time()
+        with tracker.track(user_id=1, route="r", model="m", streaming=True, wall=WALL) as req:
+            req.client_left(budget_seconds=7)
+            with req.cancel_scope:
+                await trio.sleep(100)
+            assert trio.current_time() == start + 7
+            assert req.client_gone and not req.cut_by_drain
+        # a drain deadline earlier than the budget still wins
+        tracker.begin_drain(streams_deadline=start + 9, requests_deadline=start + 9)
+        await trio.sleep(1)
+        with tracker.track(user_id=1, route="r", model="m", streaming=True, wall=WALL) as req:
+            req.client_left(budget_seconds=60)
+            with req.cancel_scope:
+                await trio.sleep(100)
+        assert trio.current_time() == start + 9
+        assert tracker.statistics().cut_at_deadline == 0

@@ -148,7 +148,7 @@ async def test_drain_order_and_exact_deadline(
     assert rows(tmp_path) == {"short": False, "long": True}
 
 
-async def test_second_signal_forces_exit_and_keeps_usage_in_the_journal(
+async def test_second_signal_forces_exit_and_loses_no_usage(
     tmp_path: Path, clock: trio.testing.MockClock
 ) -> None:
     server = FakeServer({"long": 1000.0})
@@ -171,8 +171,12 @@ async def test_second_signal_forces_exit_and_keeps_usage_in_the_journal(
     assert code == [1]
     assert trio.current_time() - forced_at < 1  # at once, not at the 300 s deadline
     assert "long" not in server.ended
-    journal = (tmp_path / "journal.jsonl").read_text()
-    assert '"request_id":"long"' in journal and rows(tmp_path) == {}
+    # a write already in flight completes; whatever was still held went to the journal:
+    # the row is in exactly one of them
+    path = tmp_path / "journal.jsonl"
+    journaled = path.read_text().count('"request_id":"long"') if path.exists() else 0
+    in_database = 1 if "long" in rows(tmp_path) else 0
+    assert journaled + in_database == 1
 
 
 async def test_drain_with_nothing_in_flight_is_immediate(

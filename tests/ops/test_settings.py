@@ -191,3 +191,24 @@ def test_masked_keeps_unset_secrets_visible_as_null(tmp_path: Path) -> None:
     data = masked(load(tmp_path, {"BEDROCK_JWT__SECRET": SECRET}))
     assert data["jwt"]["secret"] == "********"
     assert data["aws"]["secret_access_key"] is None
+
+
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_config_flag_before_or_after_the_subcommand(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    where: str,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    for name in [n for n in __import__("os").environ if n.startswith("BEDROCK_")]:
+        monkeypatch.delenv(name)
+    config = tmp_path / "elsewhere.yaml"
+    config.write_text(f"jwt:\n  secret: {SECRET}\nserver:\n  port: 4321\n")
+    argv = (
+        ["-c", str(config), "config", "show"]
+        if where == "before"
+        else ["config", "show", "-c", str(config)]
+    )
+    assert main(argv) == 0
+    assert "port: 4321" in capsys.readouterr().out

@@ -43,6 +43,8 @@ def test_up_down_up_matches_the_schema(database_url: str) -> None:
     assert diff == []
 
     migrate.downgrade(engine, 1)
+    assert migrate.status(engine).current not in (None, state.head)
+    migrate.downgrade(engine, 1000)  # more steps than migrations: down to the empty schema
     assert migrate.status(engine).current is None
     assert not TABLES & set(sa.inspect(engine).get_table_names())
 
@@ -109,3 +111,12 @@ def test_init_from_several_processes_at_once(database_url: str) -> None:
     assert dupes == 0
     assert migrate.status(engine).up_to_date
     engine.dispose()
+
+
+def test_head_read_from_files_matches_alembic(sqlite_url: str) -> None:
+    engine = create_engine(DatabaseConfig(url=sqlite_url))
+    assert migrate.head_from_files() == migrate.status(engine).head
+    assert not migrate.is_current(engine)
+    migrate.upgrade(engine)
+    assert migrate.is_current(engine)
+    assert migrate.current_revision(engine) == migrate.head_from_files()

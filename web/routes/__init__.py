@@ -1,0 +1,1 @@
+"""Quart blueprints of the JSON API and sign-in."""
