@@ -7,25 +7,54 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Connection
 
 from storage.schema import api_keys, usage_records
+from storage.types import Money, UtcDateTime
 
 USAGE_COLUMNS = tuple(c.name for c in usage_records.columns if c.name != "id")
+
+
+def _pg_array_type(column: sa.Column[Any]) -> str:
+    kind = column.type
+    if isinstance(kind, Money):
+        return "numeric[]"
+    if isinstance(kind, UtcDateTime):
+        return "timestamptz[]"
+    if isinstance(kind, sa.Boolean):
+        return "boolean[]"
+    if isinstance(kind, sa.Integer) or column.name in ("user_id", "api_key_id"):
+        return "bigint[]"
+    return "text[]"
+
+
+# One array per column: a short statement psycopg prepares once. The generic multi-row
+# VALUES form has ~30 parameters per row, too long for psycopg's statement cache, and
+# re-parsing it dominated the accountant's time on PostgreSQL (bench/usage_insert_bench.py).
+_PG_UNNEST_INSERT = sa.text(
+    # built from our own schema's column names only; every value is a bound parameter
+    f"INSERT INTO usage_records ({', '.join(USAGE_COLUMNS)}) SELECT * FROM unnest("  # noqa: S608
+    + ", ".join(
+        f"CAST(:{c.name} AS {_pg_array_type(c)})" for c in usage_records.columns if c.name != "id"
+    )
+    + ") ON CONFLICT (request_id) DO NOTHING RETURNING id"
+)
 
 
 def insert_usage_rows(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> int:
     """Insert rows, skipping request ids already present; returns how many were new."""
     if not rows:
         return 0
-    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    # rowcount is unreliable for batched inserts; RETURNING names exactly the new rows
+    if conn.dialect.name == "postgresql":
+        columns = {name: [row.get(name) for row in rows] for name in USAGE_COLUMNS}
+        return len(conn.execute(_PG_UNNEST_INSERT, columns).all())
     stmt = (
-        insert(usage_records)
+        sqlite.insert(usage_records)
         .on_conflict_do_nothing(index_elements=["request_id"])
         .returning(usage_records.c.id)
     )
-    # rowcount is unreliable for batched inserts; RETURNING names exactly the new rows
     return len(conn.execute(stmt, [dict(r) for r in rows]).all())
 
 
