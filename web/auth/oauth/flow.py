@@ -11,13 +11,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import attrs
 import httpx
-import httpx2
 import trio
-from authlib.integrations.httpx_client import AsyncOAuth2Client, OAuthError
 
 from proxy.tokens import constant_time_equals, generate_nonce, sha256_hex
 from storage.cache import TypedCache
@@ -29,6 +27,9 @@ from web.auth.forwarded import Origin
 from web.auth.oauth.claims import ProviderIdentity, identity_from
 from web.auth.oauth.providers import ProviderSpec
 from web.auth.sessions import IssuedSession, SessionService
+
+if TYPE_CHECKING:  # authlib (with joserfc and cryptography) is loaded at the first sign-in
+    from authlib.integrations.httpx_client import AsyncOAuth2Client
 from web.auth.users import UserService
 
 log = logging.getLogger("bedrock.auth.oauth")
@@ -89,6 +90,8 @@ class OAuthService:
         return spec.redirect_uri or f"{origin.url}/auth/callback/{spec.name}"
 
     def _client(self, spec: ProviderSpec, redirect_uri: str) -> AsyncOAuth2Client:
+        from authlib.integrations.httpx_client import AsyncOAuth2Client
+
         return AsyncOAuth2Client(
             client_id=spec.client_id,
             client_secret=spec.client_secret or None,
@@ -209,6 +212,8 @@ class OAuthService:
         return saved
 
     async def _exchange(self, spec: ProviderSpec, saved: OAuthState, code: str) -> ProviderIdentity:
+        from authlib.integrations.httpx_client import OAuthError
+
         async with self._client(spec, saved.redirect_uri) as client:
             endpoints = await self._endpoints(spec, client)
             try:
@@ -235,7 +240,7 @@ class OAuthService:
             raise SignInError(
                 504, "the identity provider did not answer in time", "timeout"
             ) from None
-        except (httpx2.HTTPError, httpx.HTTPError, OSError, ValueError, OAuthError) as exc:
+        except _provider_errors() as exc:
             log.warning("identity provider error: %s: %s", type(exc).__name__, str(exc)[:200])
             raise SignInError(502, "could not talk to the identity provider", "provider") from None
 
@@ -247,6 +252,14 @@ class OAuthService:
             await self.audit.record(AuditEvent(audit.LOGIN, False, user_id, client, meta))
         except StorageError as exc:
             log.warning("could not audit a failed sign-in: %s", exc)
+
+
+def _provider_errors() -> tuple[type[Exception], ...]:
+    """What a failed provider call raises (evaluated only when something failed)."""
+    import httpx2
+    from authlib.integrations.httpx_client import OAuthError
+
+    return (httpx2.HTTPError, httpx.HTTPError, OSError, ValueError, OAuthError)
 
 
 async def _json(client: AsyncOAuth2Client, url: str) -> Any:
