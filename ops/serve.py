@@ -8,6 +8,7 @@ accountant flushes, then the cache and the database close.
 
 from __future__ import annotations
 
+import errno
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -88,10 +89,27 @@ async def run_service(
         except* ActorFailed as group:
             log.critical("stopping: %s", group.exceptions[0])
             failed = True
+        except* OSError as group:
+            # e.g. the port is taken, or the data directory is not writable
+            log.critical("stopping: %s", _describe_os_error(group, settings))
+            failed = True
     if failed or lifecycle.forced.is_set():
         return 1
     lifecycle.mark("stopped")
     return 0
+
+
+def _describe_os_error(group: BaseExceptionGroup[OSError], settings: Settings) -> str:
+    first: BaseException = group
+    while isinstance(first, BaseExceptionGroup):
+        first = first.exceptions[0]
+    if isinstance(first, OSError) and first.errno == errno.EADDRINUSE:
+        return (
+            f"cannot listen: {first.strerror} (server.port {settings.server.port},"
+            f" metrics.port {settings.metrics.port}; set BEDROCK_SERVER__PORT or"
+            " BEDROCK_METRICS__PORT)"
+        )
+    return f"{type(first).__name__}: {first}"
 
 
 async def _tree(

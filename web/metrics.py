@@ -95,8 +95,23 @@ def _counter(name: str, doc: str, value: float, labels: dict[str, str] | None = 
 
 def metrics_app(services: Services) -> Any:
     """The ASGI app serving `/metrics` from this process's registry."""
-    registry = services.metrics.registry
     from web.metering.metrics import metering_metrics
 
+    registry = services.metrics.registry
     registry.register(StatisticsCollector(services, extra=[metering_metrics(services)]))
-    return make_asgi_app(registry=registry)
+    exposition = make_asgi_app(registry=registry)
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "lifespan":
+            await exposition(scope, receive, send)
+            return
+        # prometheus' app does not speak lifespan; answer it so hypercorn does not warn
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    return app
