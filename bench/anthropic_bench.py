@@ -22,14 +22,17 @@ import trio
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.bedrock_bench import timed_calls, timed_first_bytes, wrk
 from bench.common import (
     Stack,
     cpu_seconds,
+    hold_streams,
     percentiles,
     rss_kib,
     running_stack,
     signed_emulator_request,
+    timed_calls,
+    timed_first_bytes,
+    wrk,
 )
 
 NAME = "claude-sonnet-4-5"
@@ -99,41 +102,9 @@ def frames_in(url: str, headers: dict[str, str], body: bytes) -> tuple[int, floa
 
 
 async def hold_sse_streams(stack: Stack, count: int) -> tuple[int, float]:
-    """Open `count` SSE streams whose first token is ten minutes away; RSS (KiB) while held."""
-    host, port = "127.0.0.1", int(stack.proxy_url.rsplit(":", 1)[1])
+    """`count` SSE streams whose first token is ten minutes away; RSS while held."""
     body = anthropic_body('[[emulator {"ttft_ms": 600000}]]', stream=True)
-    request = (
-        f"POST /anthropic/v1/messages HTTP/1.1\r\n"
-        f"host: {host}:{port}\r\nx-api-key: {stack.api_key}\r\n"
-        f"content-type: application/json\r\ncontent-length: {len(body)}\r\n\r\n"
-    ).encode() + body
-    streams: list[trio.SocketStream] = []
-    limiter = trio.CapacityLimiter(200)
-    started = time.perf_counter()
-
-    async def open_one() -> None:
-        async with limiter:
-            stream = await trio.open_tcp_stream(host, port)
-            await stream.send_all(request)
-            data = b""
-            while b"event: message_start" not in data:
-                chunk = await stream.receive_some(65536)
-                if not chunk:
-                    raise RuntimeError("stream closed before message_start")
-                data += chunk
-            if not data.startswith(b"HTTP/1.1 200"):
-                raise RuntimeError(data[:200].decode("latin-1"))
-            streams.append(stream)
-
-    async with trio.open_nursery() as nursery:
-        for _ in range(count):
-            nursery.start_soon(open_one)
-    opened = time.perf_counter() - started
-    await trio.sleep(2)
-    held = rss_kib(stack.proxy_pid)
-    for stream in streams:
-        await stream.aclose()
-    return held, opened
+    return await hold_streams(stack, count, "/anthropic/v1/messages", body, b"event: message_start")
 
 
 def main() -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
+import shutil
 import signal
 import socket
 import statistics
@@ -17,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import attrs
+import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 EMULATOR_KEY = "AKIDEMULATOREXAMPLE"
@@ -189,3 +192,98 @@ def signed_emulator_request(
     )
     SigV4Auth(Credentials(EMULATOR_KEY, EMULATOR_SECRET), "bedrock", "us-east-1").add_auth(request)
     return url, dict(request.headers.items())
+
+
+def timed_calls(url: str, headers: dict[str, str], body: bytes, n: int) -> list[float]:
+    """Sequential keep-alive POSTs; seconds per call."""
+    samples = []
+    with httpx.Client(timeout=30) as client:
+        for _ in range(50):  # warm-up: connections, caches
+            client.post(url, content=body, headers=headers).raise_for_status()
+        for _ in range(n):
+            start = time.perf_counter()
+            client.post(url, content=body, headers=headers).raise_for_status()
+            samples.append(time.perf_counter() - start)
+    return samples
+
+
+def timed_first_bytes(url: str, headers: dict[str, str], body: bytes, n: int) -> list[float]:
+    """Sequential streams; seconds to the first body byte."""
+    samples = []
+    with httpx.Client(timeout=30) as client:
+        for i in range(n + 20):
+            start = time.perf_counter()
+            with client.stream("POST", url, content=body, headers=headers) as response:
+                response.raise_for_status()
+                chunks = response.iter_raw()
+                next(chunks)
+                first = time.perf_counter() - start
+                for _ in chunks:
+                    pass
+            if i >= 20:
+                samples.append(first)
+    return samples
+
+
+def wrk(url: str, headers: dict[str, str], body: bytes, duration: int, connections: int) -> float:
+    """Requests per second wrk reaches against `url` with `connections` connections."""
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk not found: apt-get install -y wrk")
+    lines = ['wrk.method = "POST"', f"wrk.body = {json.dumps(body.decode())}"]
+    lines += [f"wrk.headers[{json.dumps(k)}] = {json.dumps(v)}" for k, v in headers.items()]
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        script.write("\n".join(lines) + "\n")
+    out = subprocess.run(
+        ["wrk", "-t2", f"-c{connections}", f"-d{duration}s", "-s", script.name, url],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if errors:
+        raise SystemExit(f"wrk saw {errors.group(1)} error responses:\n{out}")
+    match = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    assert match, out
+    return float(match.group(1))
+
+
+async def hold_streams(
+    stack: Stack, count: int, path: str, body: bytes, ready: bytes
+) -> tuple[int, float]:
+    """Open `count` streams on `path` (each held until `ready` has arrived); the proxy's RSS
+    (KiB) while all are held, and the seconds it took to open them."""
+    import trio
+
+    host, port = "127.0.0.1", int(stack.proxy_url.rsplit(":", 1)[1])
+    request = (
+        f"POST {path} HTTP/1.1\r\n"
+        f"host: {host}:{port}\r\nx-api-key: {stack.api_key}\r\n"
+        f"content-type: application/json\r\ncontent-length: {len(body)}\r\n\r\n"
+    ).encode() + body
+    streams: list[trio.SocketStream] = []
+    limiter = trio.CapacityLimiter(200)
+    started = time.perf_counter()
+
+    async def open_one() -> None:
+        async with limiter:
+            stream = await trio.open_tcp_stream(host, port)
+            await stream.send_all(request)
+            data = b""
+            while ready not in data:
+                chunk = await stream.receive_some(65536)
+                if not chunk:
+                    raise RuntimeError(f"stream closed before {ready!r}: {data[:200]!r}")
+                data += chunk
+            if not data.startswith(b"HTTP/1.1 200"):
+                raise RuntimeError(data[:200].decode("latin-1"))
+            streams.append(stream)
+
+    async with trio.open_nursery() as nursery:
+        for _ in range(count):
+            nursery.start_soon(open_one)
+    opened = time.perf_counter() - started
+    await trio.sleep(2)  # let the proxy settle (allocations after the first frame)
+    held = rss_kib(stack.proxy_pid)
+    for stream in streams:
+        await stream.aclose()
+    return held, opened

@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 import attrs
 from sqlalchemy.engine import Connection, Engine
 
-from proxy.pricing import CostRow, load_default_costs
+from proxy.pricing import load_default_costs
 from storage import migrate
-from storage.repos.costs import upsert_costs
+from storage.repos.costs import cost_row_values, upsert_costs
 
 log = logging.getLogger("bedrock.init")
 
@@ -25,21 +25,6 @@ class InitReport:
     costs_skipped: bool = False
 
 
-def cost_values(row: CostRow) -> dict[str, object]:
-    """A pricing-table row as column values."""
-    return {
-        "region": row.region,
-        "model_id": row.model_id,
-        "model_name": row.model_name,
-        "provider": row.provider,
-        "input_price": row.prices.input,
-        "output_price": row.prices.output,
-        "cache_write_5m_price": row.prices.cache_write_5m,
-        "cache_write_1h_price": row.prices.cache_write_1h,
-        "cache_read_price": row.prices.cache_read,
-    }
-
-
 def initialise(engine: Engine, skip_costs: bool, force_seed: bool) -> InitReport:
     """Upgrade the schema and, in the same locked transaction, add missing default prices
     (or, with `force_seed`, reset every default price). Prices an admin added stay."""
@@ -48,7 +33,7 @@ def initialise(engine: Engine, skip_costs: bool, force_seed: bool) -> InitReport
     def seed(conn: Connection) -> None:
         if skip_costs:
             return
-        rows = [cost_values(r) for r in load_default_costs()]
+        rows = [cost_row_values(r) for r in load_default_costs()]
         added, updated = upsert_costs(conn, rows, overwrite=force_seed, now=datetime.now(UTC))
         report.costs_added, report.costs_updated = added, updated
 

@@ -11,7 +11,24 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
+from proxy.pricing import CostRow
 from storage.schema import model_costs
+
+
+def cost_row_values(row: CostRow) -> dict[str, Any]:
+    """A pricing-table row as `model_costs` column values."""
+    return {
+        "region": row.region,
+        "model_id": row.model_id,
+        "model_name": row.model_name,
+        "provider": row.provider,
+        "input_price": row.prices.input,
+        "output_price": row.prices.output,
+        "cache_write_5m_price": row.prices.cache_write_5m,
+        "cache_write_1h_price": row.prices.cache_write_1h,
+        "cache_read_price": row.prices.cache_read,
+    }
+
 
 PRICE_COLUMNS = (
     "input_price",

@@ -44,10 +44,10 @@ from web.dataplane.common import (
     BodyTooLarge,
     ClientGone,
     Headers,
-    Message,
     Metering,
     Receive,
     Send,
+    SendWatch,
     read_body,
     send_response,
 )
@@ -234,7 +234,7 @@ class AnthropicRoutes:
         services, metering, ctx = self.services, call.metering, call.ctx
         headers = [("content-type", "application/json"), ("accept", accept)]
         headers += [h for h in forwardable_headers(scope["headers"]) if h[0].startswith("x-amzn")]
-        watch = _SendWatch(send)
+        watch = SendWatch(send)
         try:
             request = await services.bedrock.build(
                 metering.region, metering.model_id, action, body, headers
@@ -413,19 +413,6 @@ class AnthropicRoutes:
             await send_error(send, ctx, 404, f"model: {name[:256]}", NOT_FOUND)
             return
         await send_json(send, ctx, 200, encode(model_info(resolved)))
-
-
-@attrs.define(eq=False)
-class _SendWatch:
-    """`send` that remembers whether the response has started."""
-
-    send: Send
-    started: bool = False
-
-    async def __call__(self, message: Message) -> None:
-        if message["type"] == "http.response.start":
-            self.started = True
-        await self.send(message)
 
 
 def _count_model(resolved: ResolvedModel) -> str:

@@ -20,10 +20,10 @@ from web.context import context_of
 from web.dataplane.common import (
     BodyTooLarge,
     ClientGone,
-    Message,
     Metering,
     Receive,
     Send,
+    SendWatch,
     read_body,
     send_response,
     watch_disconnect,
@@ -109,7 +109,7 @@ class BedrockRoutes:
             started=ctx.started,
             streaming=streaming,
         )
-        sent = _SendWatch(send)
+        sent = SendWatch(send)
         try:
             request = await services.bedrock.build(
                 region, model_id, params["action"], body, forwardable_headers(scope["headers"])
@@ -304,19 +304,6 @@ class BedrockRoutes:
             error_type=exc.kind,
             error_message=exc.message,
         )
-
-
-@attrs.define(eq=False)
-class _SendWatch:
-    """`send` that remembers whether the response has started."""
-
-    send: Send
-    started: bool = False
-
-    async def __call__(self, message: Message) -> None:
-        if message["type"] == "http.response.start":
-            self.started = True
-        await self.send(message)
 
 
 @attrs.define

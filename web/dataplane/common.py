@@ -78,6 +78,20 @@ def header(headers: Headers, name: bytes) -> str | None:
 
 
 @attrs.define(eq=False)
+class SendWatch:
+    """`send` that remembers whether the response has started (so a failure can still be
+    answered in the route's format, or must end the body instead)."""
+
+    send: Send
+    started: bool = False
+
+    async def __call__(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.started = True
+        await self.send(message)
+
+
+@attrs.define(eq=False)
 class Metering:
     """Builds and sends exactly one usage event per upstream call, whatever happens."""
 

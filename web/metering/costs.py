@@ -29,21 +29,6 @@ PRICE_FIELDS = COST_COLUMNS[4:]
 EDITABLE_FIELDS = frozenset({"model_name", "provider", *PRICE_FIELDS})
 
 
-def row_values(row: CostRow) -> dict[str, Any]:
-    """A validated pricing row as `model_costs` column values."""
-    return {
-        "region": row.region,
-        "model_id": row.model_id,
-        "model_name": row.model_name,
-        "provider": row.provider,
-        "input_price": row.prices.input,
-        "output_price": row.prices.output,
-        "cache_write_5m_price": row.prices.cache_write_5m,
-        "cache_write_1h_price": row.prices.cache_write_1h,
-        "cache_read_price": row.prices.cache_read,
-    }
-
-
 def validate_edit(region: str, model_id: str, body: Mapping[str, Any]) -> CostRow:
     """One price row from a JSON edit, checked by the CSV rules; `InvalidInput` says why not.
 
@@ -136,7 +121,7 @@ class CostService:
         now = self.now()
 
         def write(conn: Connection) -> tuple[dict[str, Any], bool]:
-            changes = repo.apply_costs(conn, [row_values(row)], now=now)
+            changes = repo.apply_costs(conn, [repo.cost_row_values(row)], now=now)
             saved = repo.get_cost(conn, row.region, row.model_id)
             assert saved is not None
             if audit is not None and not changes.unchanged:
@@ -191,7 +176,7 @@ class CostService:
         if rejected and rejected[0][0] == 1 and not rows:
             raise InvalidInput(f"line 1: {rejected[0][1]}")
         now = self.now()
-        values = [row_values(r) for r in rows]
+        values = [repo.cost_row_values(r) for r in rows]
 
         def write(conn: Connection) -> repo.CostChanges:
             changes = repo.apply_costs(conn, values, now=now)
