@@ -102,6 +102,8 @@ class PriceBook:
     _table: CostTable = attrs.field(factory=lambda: CostTable({}))
     _wake: trio.Event = attrs.field(factory=trio.Event)
     _loads: int = 0
+    _started_loads: int = 0
+    _installed_load: int = 0
     _failures: int = 0
     _invalidations: int = 0
     _quotes: int = 0
@@ -127,13 +129,23 @@ class PriceBook:
         return None if prices is None else compute_cost(tokens, prices)
 
     async def reload(self) -> None:
-        """Read the table from the database now; raises `StorageError` when it cannot."""
+        """Read the table from the database now; raises `StorageError` when it cannot.
+
+        Loads may overlap (the periodic one and one after a change). Each is numbered when it
+        starts, and a result is installed only if no later-started load has been: a read that
+        began before a change committed never overwrites one that began after it.
+        """
+        self._started_loads += 1
+        number = self._started_loads
         try:
             table = await self.db.read(load_cost_table)
         except StorageError as exc:
             self._failures += 1
             self._last_error = str(exc)[:300]
             raise
+        if number < self._installed_load:
+            return
+        self._installed_load = number
         self._table = table
         self._loads += 1
         self._loaded_at = trio.current_time()

@@ -226,3 +226,41 @@ async def test_a_database_down_at_start_prices_nothing_then_recovers(
     assert await sqlite_db.read(
         lambda c: c.execute(sa.select(sa.func.count()).select_from(model_costs)).scalar_one()
     )
+
+
+class _SlowFirstRead:
+    """A database whose first read returns its (then stale) snapshot only when released."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.release = trio.Event()
+        self.first = True
+
+    async def read(self, fn: Any, *args: Any) -> Any:
+        result = await self.db.read(fn, *args)
+        if self.first:
+            self.first = False
+            await self.release.wait()
+        return result
+
+
+async def test_a_slow_older_load_never_overwrites_a_newer_one(sqlite_db: Database) -> None:
+    """The periodic reload can start before a change commits and finish after the reload the
+    change triggered; the older snapshot must not win."""
+    slow = _SlowFirstRead(sqlite_db)
+    book = PriceBook(db=slow, cache=None, refresh_seconds=3600)  # type: ignore[arg-type]
+    row = {
+        "region": "us-east-1",
+        "model_id": "anthropic.claude-x",
+        "model_name": "X",
+        "provider": "Anthropic",
+        "input_price": Decimal(1),
+        "output_price": Decimal(2),
+    }
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(book.reload)  # the older load reads the table before the change
+        await trio.testing.wait_all_tasks_blocked()
+        await sqlite_db.write(upsert_costs, [row], overwrite=True, now=datetime.now(UTC))
+        await book.reload()  # the newer load, started after the change committed
+        slow.release.set()  # now the older load finishes, last
+    assert book.prices_for("us-east-1", "anthropic.claude-x") is not None
