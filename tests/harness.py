@@ -116,6 +116,16 @@ class RunningProxy:
 
         return await self.call(self.services.db.read, read)
 
+    async def usage_rows_now(self, request_id: str) -> list[dict[str, Any]]:
+        """Inside the server's loop: flush, then the rows of `request_id` (for `call_sync`)."""
+        await self.services.usage.flush()
+
+        def read(conn: sa.Connection) -> list[dict[str, Any]]:
+            query = sa.select(usage_records).where(usage_records.c.request_id == request_id)
+            return [dict(r._mapping) for r in conn.execute(query)]
+
+        return await self.services.db.read(read)
+
     async def usage_row(self, request_id: str, timeout: float = 10) -> dict[str, Any]:
         """The usage row of `request_id`, waiting for it: when a client stops reading early
         (an exception frame, a disconnect), the proxy records usage after the client is done."""

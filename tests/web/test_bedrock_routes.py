@@ -355,3 +355,28 @@ async def test_transport_reset_ends_the_stream_with_an_exception_frame(
     assert last.headers[":exception-type"] == "internalServerException"
     [row] = await proxy.usage_rows(request_id=rid)
     assert (row["success"], row["status_code"], row["error_type"]) == (False, 502, "transport")
+
+
+def test_unreachable_bedrock_is_a_bedrock_shaped_502_and_metered(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    from proxy.config import AwsConfig
+    from tests.servers import free_port
+
+    dead = AwsConfig(
+        endpoint_url=f"http://127.0.0.1:{free_port()}",  # nothing listens there
+        access_key_id="AKIDEXAMPLE",
+        secret_access_key="secret",
+        connect_timeout_seconds=2,
+    )
+    with start_proxy(tmp_path_factory.mktemp("dead"), aws=dead) as proxy:
+        _, key = proxy.call_sync(proxy.user_with_key)
+        with httpx.Client(base_url=proxy.url, timeout=30) as http:
+            response = http.post(
+                f"/bedrock/model/{MODEL}/invoke", content=body(), headers={"x-api-key": key}
+            )
+        assert response.status_code == 502
+        assert response.headers["x-amzn-errortype"] == "ServiceUnavailableException"
+        assert "could not be reached" in response.json()["message"]
+        [row] = proxy.call_sync(proxy.usage_rows_now, response.headers["x-request-id"])
+    assert (row["success"], row["status_code"], row["error_type"]) == (False, 502, "transport")

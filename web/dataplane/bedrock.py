@@ -151,10 +151,10 @@ class BedrockRoutes:
             await self._upstream_failed(send, metering, exc)
             return
         if response is None:  # cut by the drain deadline
-            await send_bedrock_error(send, 503, DRAIN_MESSAGE, "ServiceUnavailableException")
             await metering.finish(
                 Usage(), status=503, success=False, partial=True, error_type="drain"
             )
+            await send_bedrock_error(send, 503, DRAIN_MESSAGE, "ServiceUnavailableException")
             return
         metering.mark_first_byte()
         body = response.content
@@ -296,7 +296,6 @@ class BedrockRoutes:
         kind = {504: "ModelTimeoutException", 503: "ServiceUnavailableException"}.get(
             exc.status, "ServiceUnavailableException"
         )
-        await send_bedrock_error(send, exc.status, exc.message, kind)
         await metering.finish(
             Usage(),
             status=exc.status,
@@ -304,6 +303,7 @@ class BedrockRoutes:
             error_type=exc.kind,
             error_message=exc.message,
         )
+        await send_bedrock_error(send, exc.status, exc.message, kind)
 
 
 @attrs.define
