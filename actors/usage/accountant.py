@@ -14,7 +14,6 @@ from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 import attrs
 import sqlalchemy as sa
@@ -364,8 +363,3 @@ class UsageAccountant:
 def _append_line(path: Path, line: bytes) -> None:
     with path.open("ab") as f:
         f.write(line)
-
-
-def statistics_dict(stats: AccountantStatistics) -> dict[str, Any]:
-    """The statistics as JSON-ready data."""
-    return attrs.asdict(stats)

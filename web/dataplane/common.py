@@ -69,14 +69,6 @@ async def watch_disconnect(receive: Receive, on_gone: Callable[[], None]) -> Non
             return
 
 
-def header(headers: Headers, name: bytes) -> str | None:
-    """The first value of header `name` (lower-case), if any."""
-    for key, value in headers:
-        if key == name:
-            return value.decode("latin-1")
-    return None
-
-
 @attrs.define(eq=False)
 class SendWatch:
     """`send` that remembers whether the response has started (so a failure can still be
